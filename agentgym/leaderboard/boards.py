@@ -15,7 +15,8 @@ interval is taken over deals), `columns` (what the tables show, from `COLUMNS`),
 beside it in `<EnvId>/<split>/<agent>.json`; `<agent>@N.json` is an entry of the smoke board
 `<EnvId>/<split>@N` (the first N seeds), for runs too slow for the whole board. `forfeit`: the
 score of a truncated episode (an agent that never finishes the game is scored a loss, as MARS
-scores a wrong-format answer, rather than the 0 of an unfinished hand).
+scores a wrong-format answer, rather than the 0 of an unfinished hand). `suite_episodes`: the
+smoke board `agentgym suite` plays by default (not part of what the board ranks).
 """
 
 from __future__ import annotations
@@ -74,12 +75,17 @@ class Board:
     #: The score of a truncated episode (the game unfinished at the step limit: the agent kept
     #: answering with illegal moves) instead of its return; MARS scores that a loss (-1).
     forfeit: float | None = None
+    #: What `agentgym suite` plays of this board unless `--full`: its smoke board of the first
+    #: N seeds, for boards whose opponent thinks too long for a default run (MARS's mcts-1000).
+    suite_episodes: int | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"board {self.env_id}/{self.split}: metric {self.metric!r} is not one of {sorted(METRICS)}")
         if self.episodes < 1:
             raise ValueError(f"board {self.env_id}/{self.split}: episodes must be >= 1, got {self.episodes}")
+        if self.suite_episodes is not None and self.suite_episodes < 1:
+            raise ValueError(f"board {self.env_id}/{self.split}: suite_episodes must be >= 1, got {self.suite_episodes}")
         unknown = [c for c in self.columns if c not in COLUMNS]
         if unknown:
             raise ValueError(f"board {self.env_id}/{self.split}: columns {unknown} are not among {sorted(COLUMNS)}")
@@ -153,6 +159,7 @@ class Board:
             "columns": list(self.columns),
             "reference": self.reference,
             **({"forfeit": self.forfeit} if self.forfeit is not None else {}),
+            **({"suite_episodes": self.suite_episodes} if self.suite_episodes is not None else {}),
             "description": self.description,
         }
 
@@ -174,6 +181,10 @@ def board_from_json(data: Any, source: str = "board") -> Board:
     forfeit = data.get("forfeit")
     if forfeit is not None and (isinstance(forfeit, bool) or not isinstance(forfeit, (int, float))):
         raise ValueError(f"{source}: field 'forfeit' must be a number (the score of a truncated episode), got {forfeit!r}")
+    suite_episodes = data.get("suite_episodes")
+    if suite_episodes is not None and (isinstance(suite_episodes, bool) or not isinstance(suite_episodes, int)):
+        raise ValueError(f"{source}: field 'suite_episodes' must be an integer (the smoke board `agentgym suite` plays), "
+                         f"got {suite_episodes!r}")
     columns = data.get("columns", [])
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         raise ValueError(f"{source}: field 'columns' must be a list of column names ({sorted(COLUMNS)})")
@@ -191,6 +202,7 @@ def board_from_json(data: Any, source: str = "board") -> Board:
             columns=tuple(columns),
             reference=str(data.get("reference", "")),
             forfeit=None if forfeit is None else float(forfeit),
+            suite_episodes=suite_episodes,
         )
     except ValueError as error:
         raise ValueError(f"{source}: {error}") from None

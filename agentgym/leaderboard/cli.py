@@ -64,7 +64,10 @@ def add_commands(subparsers: Any) -> None:
     p = subparsers.add_parser("suite", help="eval -> submit -> show for the baselines on every importable board")
     p.add_argument("--agents", default=BASELINE_AGENTS, help=f"comma-separated agents (default {BASELINE_AGENTS})")
     p.add_argument("--llm", action="store_true", help="also evaluate the llm agent (slow on CPU)")
-    p.add_argument("--episodes", type=int, default=None, help="cut every board to its first N episodes (a smoke board ID@N)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--episodes", type=int, default=None, help="cut every board to its first N episodes (a smoke board ID@N)")
+    size.add_argument("--full", action="store_true",
+                   help="play whole boards; by default a board with a slow opponent is cut to its suite_episodes")
     p.add_argument("--env", action="append", default=None, help="only boards of this env id (repeatable)")
     p.add_argument("--runs", default=None, help="directory for the results files (default: beside the database)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -377,8 +380,12 @@ def cmd_suite(args: argparse.Namespace) -> int:
         boards = [b for b in boards if b.env_id in set(args.env)]
         if not boards:
             raise ValueError(f"--env {args.env}: no board ranks these ids")
+    cut = []
     if args.episodes is not None:
         boards = [b.first(args.episodes) for b in boards]
+    elif not args.full:  # boards with slow opponents: their smoke board
+        cut = [b.id for b in boards if b.suite_episodes and b.suite_episodes < b.episodes]
+        boards = [b.first(b.suite_episodes) if b.suite_episodes else b for b in boards]
 
     runnable: list[Board] = []
     problems: dict[tuple[str, str], str | None] = {}
@@ -423,4 +430,7 @@ def cmd_suite(args: argparse.Namespace) -> int:
         print(text_table(board.id, [e for e in entries if e.board == board.id], board, details))
     skipped = len(boards) - len(runnable)
     print(f"\n{len(runnable)} boards run, {skipped} skipped, {failed} rejected or failed; results files in {runs}")
+    if cut:
+        print(f"{len(cut)} boards with slow opponents played as their smoke boards ({', '.join(cut)}); "
+              "`agentgym suite --full` plays them whole")
     return 1 if failed else 0

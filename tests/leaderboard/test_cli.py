@@ -105,6 +105,25 @@ def test_suite_runs_every_available_board_and_skips_the_rest(capsys, tmp_path, d
     assert code == 0 and out.count("already on the board") == 2
 
 
+def test_suite_plays_a_slow_board_as_its_smoke_board_unless_full(capsys, tmp_path, db, line_board):
+    from dataclasses import replace
+
+    from tests.leaderboard.conftest import write_board
+
+    boards = tmp_path / "slow-boards"
+    write_board(boards, replace(line_board, suite_episodes=2))
+    argv = ["suite", "--db", db, "--boards", str(boards), "--runs", str(tmp_path / "runs"), "--no-progress",
+            "--agents", "expert"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0 and f"verified  {LINE_ID}/default@2 expert" in out and "(2 episodes" in out
+    assert f"1 boards with slow opponents played as their smoke boards ({LINE_ID}/default)" in out
+    code, out, _ = run(capsys, *argv, "--full")
+    assert code == 0 and f"verified  {LINE_ID}/default expert" in out and "(6 episodes" in out
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--full", "--episodes", "3"])
+    assert exit_info.value.code == 2 and "not allowed with argument --full" in capsys.readouterr().err
+
+
 def test_export_html_renders_in_chromium(capsys, tmp_path, store_args, run_file):
     for agent in ("expert", "random"):
         run(capsys, "leaderboard", "submit", str(run_file(agent)), *store_args, "--no-progress")

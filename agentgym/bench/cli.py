@@ -11,6 +11,7 @@ from typing import Any
 
 from agentgym.bench.credit import (
     ALGOS,
+    DEFAULT_BUDGET,
     DEFAULT_TASKS,
     QUICK_ALGOS,
     QUICK_TASKS,
@@ -36,9 +37,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--tasks", nargs="+", choices=sorted(TASKS), help=f"default: {' '.join(DEFAULT_TASKS)}")
     p.add_argument("--algos", nargs="+", help=f"estimators (default all: {' '.join(ALGOS)})")
     p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default 5; --quick 2)")
-    p.add_argument("--iterations", type=int, help="iterations per run (default 20)")
-    p.add_argument("--groups", type=int, help="seed groups per iteration (default 4)")
-    p.add_argument("--group-size", type=int, help="episodes per group (default 4)")
+    p.add_argument("--iterations", type=int, help=f"iterations per run (default {DEFAULT_BUDGET.iterations})")
+    p.add_argument("--groups", type=int, help=f"seed groups per iteration (default {DEFAULT_BUDGET.groups})")
+    p.add_argument("--group-size", type=int, help=f"episodes per group (default {DEFAULT_BUDGET.group_size})")
     p.add_argument("--jobs", "-j", type=int, default=1, help="worker processes (0: in this process)")
     p.add_argument("--report-only", action="store_true", help="write the report from the run files already there")
     p.set_defaults(func=cmd_credit)

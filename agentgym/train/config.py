@@ -35,9 +35,10 @@ class TrainConfig:
     """One training run."""
 
     algo: str = "gigpo"
-    """Trainer: grpo, rloo, gigpo, hgpo, hiper (value heads), mars (self-play on games), spa, salt, mcgrpo."""
+    """Trainer: grpo, rloo, gigpo, hgpo, hiper (value heads), mars (self-play on games; on a
+    single-agent env, its arithmetic over the agent as one seat), spa, salt, mcgrpo."""
     env: str = "Sokoban-v0"
-    """A registered env id (for mars: a game, e.g. TicTacToe-v0)."""
+    """A registered env id (for mars self-play: a game, e.g. TicTacToe-v0)."""
     env_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of the env."""
     model: str = "smollm2-135m"

@@ -2,9 +2,9 @@
 
 One iteration, top to bottom:
 
-1. Rollout: `groups` seeds x `group_size` episodes through `GroupVectorEnv` + `collect` (MARS:
-   `GroupVectorAECEnv` + `collect_selfplay`, one policy in every seat), the `LLMAgent` sampling
-   from the current weights and recording each turn's prompt ids, response ids and log-probs.
+1. Rollout: `groups` seeds x `group_size` episodes through `GroupVectorEnv` + `collect` (MARS
+   on a two-seat game: `GroupVectorAECEnv` + `collect_selfplay`, one policy in every seat), the
+   `LLMAgent` sampling from the current weights and recording each turn's prompt ids, response ids and log-probs.
    Episodes the vector env marks failed (a worker died or hung, the env raised) are counted
    (`failed`) and left out of the update.
 2. Credit: the trajectories become a `StepBatch` of rewards x `reward_scale` (or 1 on the
@@ -276,7 +276,7 @@ class Trainer:
             history=c.history, format=self.format, family=self.family, list_actions=c.list_actions,
             intro=c.intro, seed=c.seed + 7919 * self.ranks.rank,
         )
-        if c.algo == "mars":
+        if self.selfplay:
             from agentgym.vector import GroupVectorAECEnv
 
             game = self._game_name()
@@ -292,13 +292,19 @@ class Trainer:
         with self.ranks.full_params(self.model if hasattr(self.model, "get_base_model") else None):
             self.backend.sync_weights(self.model)
 
-    def _game_name(self) -> str:
+    @property
+    def selfplay(self) -> bool:
+        """MARS on a two-seat game: one policy in every seat. On a single-agent env MARS's
+        arithmetic runs over the agent's turns as one seat (the credit benchmark's use)."""
         from agentgym.core.registration import entry
 
         e = entry(self.config.env)
-        if e.family != "games" or "game" not in e.kwargs:
-            raise ValueError(f"mars trains on the games (TicTacToe-v0, KuhnPoker-v0, MiniHanabi-v1, ...); {e.id} is not one")
-        return str(e.kwargs["game"])
+        return self.config.algo == "mars" and e.family == "games" and "game" in e.kwargs
+
+    def _game_name(self) -> str:
+        from agentgym.core.registration import entry
+
+        return str(entry(self.config.env).kwargs["game"])
 
     # ---- the loop ------------------------------------------------------------------------------
     def train(self, progress: Any = None) -> list[dict[str, Any]]:
@@ -369,7 +375,7 @@ class Trainer:
         from agentgym.vector import collect, collect_selfplay
 
         with torch.no_grad(), self.ranks.full_params(self._generator()):  # FSDP: the whole policy on every rank
-            if self.config.algo == "mars":
+            if self.selfplay:
                 return collect_selfplay(self.agent, self.envs, seeds)
             return collect(self.agent, self.envs, seeds)
 
@@ -406,7 +412,7 @@ class Trainer:
         c = self.config
         done = [t for t in trajectories if t.failed is None and t.length > 0]
         world, rank = self.ranks.world, self.ranks.rank  # group ids unique over the ranks: local x world + rank
-        records = [_Record(t, k, t.group * world + rank, c.reward_scale, c.reward_source, selfplay=c.algo == "mars")
+        records = [_Record(t, k, t.group * world + rank, c.reward_scale, c.reward_source, selfplay=self.selfplay)
                    for k, t in enumerate(done)]
         local = self._columns(records) if records else None
         parts = self.ranks.gather(local)
@@ -713,10 +719,10 @@ class _Record:
             won = [bool(info.get("won", False)) for info in trajectory.infos[: len(rewards) + 1]]
             rewards = [float(now and not before) for before, now in zip(won, won[1:])]
         self.rewards = [reward_scale * r for r in rewards]
+        self.seat, self.game = 0, trajectory.env_id  # one seat unless self-play
         if selfplay:
             agent = str(trajectory.agent)
             self.seat = int(agent.rsplit("_", 1)[-1]) if agent[-1:].isdigit() else 0
-            self.game = trajectory.env_id
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._t, name)

@@ -62,8 +62,8 @@ def test_anchor_stats_count_step_groups_per_seed_group():
 def test_unknown_task_and_estimator_fail_with_the_choices(tmp_path, capsys):
     with pytest.raises(ValueError, match="keydoor5"):
         get_task("nope")
-    assert main(["bench", "credit", "--algos", "mars", "-o", str(tmp_path)]) == 2
-    assert "self-play" in capsys.readouterr().err
+    assert main(["bench", "credit", "--algos", "ppo", "-o", str(tmp_path)]) == 2
+    assert "unknown estimator(s) ppo for the benchmark; choose from grpo, rloo" in capsys.readouterr().err
 
 
 def test_report_marks_missing_runs_partial(tmp_path):

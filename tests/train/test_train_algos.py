@@ -36,9 +36,11 @@ def test_mars_self_play_trains_both_seats(tmp_path):
     assert trainer.format == "mars" and metrics["turns"] >= 2 and math.isfinite(metrics["loss"])
 
 
-def test_mars_refuses_a_non_game(tmp_path):
-    with pytest.raises(ValueError, match="games"):
-        run_one(tmp_path, algo="mars", env="KeyDoor-v0")
+def test_mars_on_a_single_agent_env_credits_the_agent_as_one_seat(tmp_path):
+    trainer, metrics = run_one(tmp_path, algo="mars", env="KeyDoor-v0", kl_coef=0.0)
+    assert not trainer.selfplay and metrics["turns"] == 6 and math.isfinite(metrics["loss"])
+    record = _Record(_trajectory(0, [True, False], won_at=1), 0, 0)
+    assert (record.seat, record.game) == (0, "KeyDoor-v0")
 
 
 def _trajectory(group, valid, won_at=None, member=0):

@@ -121,6 +121,8 @@ class SokobanEnv(TextEnv):
       `gym.make`), None turns the filter off.
     - `num_gen_steps` (None): random-walk length, default `int(1.7 * (H + W))`.
     - `player_walk` (False): RAGEN/verl-agent's extra 1-3 random player steps after generation.
+    - `legend` (True): end each observation with the legend line; False gives the bare grid
+      (a third of the tokens: the credit benchmark's tiny policies read it).
     - `render_mode` (None): "ansi" or "human".
 
     ## Signals
@@ -157,6 +159,7 @@ class SokobanEnv(TextEnv):
         max_solution_steps: int | str | None = "auto",
         num_gen_steps: int | None = None,
         player_walk: bool = False,
+        legend: bool = True,
         render_mode: str | None = None,
     ):
         super().__init__(render_mode=render_mode)
@@ -180,6 +183,7 @@ class SokobanEnv(TextEnv):
         self.max_solution_steps = max_solution_steps
         self.num_gen_steps = num_gen_steps
         self.player_walk = bool(player_walk)
+        self.legend = bool(legend)
         self._seed: int | None = None
         self._level: Level | None = None
 
@@ -195,7 +199,7 @@ class SokobanEnv(TextEnv):
         if "rows" in options:
             level = level_from_rows(options["rows"])
             self._prepare(level)
-            start_rows = self._render_grid(level.player, level.boxes).splitlines()[:-1]
+            start_rows = self._render_grid(level.player, level.boxes, legend=False).splitlines()
             task = {"seed": self._seed, "level_seed": None, "dim_room": [level.height, level.width],
                     "num_boxes": len(level.boxes), "search_depth": self.search_depth,
                     "player_walk": False, "rows": start_rows}
@@ -269,14 +273,14 @@ class SokobanEnv(TextEnv):
         is_target = self._is_target
         return sum(1 for b in boxes if is_target[b])
 
-    def _render_grid(self, player: int, boxes: tuple[int, ...]) -> str:
+    def _render_grid(self, player: int, boxes: tuple[int, ...], legend: bool | None = None) -> str:
         cells = self._template.copy()
         slot, is_target = self._slot, self._is_target
         for b in boxes:
             cells[slot[b]] = BOX_ON_TARGET if is_target[b] else BOX
         cells[slot[player]] = PLAYER_ON_TARGET if is_target[player] else PLAYER
-        cells.append(LEGEND)
-        return "".join(cells)
+        text = "".join(cells)
+        return text + LEGEND if (self.legend if legend is None else legend) else text.rstrip("\n")
 
     def canonical_action(self, action: str) -> str:
         a = ACTION_ALIASES.get(action.strip().lower()) if len(action) < 64 else None

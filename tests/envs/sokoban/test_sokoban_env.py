@@ -46,6 +46,19 @@ def test_observation_is_grid_with_legend(env):
     assert info["progress"] == 0.0 and not info["won"]
 
 
+def test_legend_false_gives_the_bare_grid_of_the_same_game():
+    with_legend, bare = gym.make("Sokoban-v0"), gym.make("Sokoban-v0", legend=False)
+    for action in (None, "up", "left", "garbage"):
+        if action is None:
+            (a, info_a), (b, info_b) = with_legend.reset(seed=4), bare.reset(seed=4)
+        else:
+            a, *_, info_a = with_legend.step(action)
+            b, *_, info_b = bare.step(action)
+        assert a == b + "\n" + LEGEND and "Legend" not in b
+        assert info_a["state_hash"] == info_b["state_hash"] and info_a["task"] == info_b["task"]
+    agentgym.check_env(gym.make("Sokoban-v0", legend=False), seed=1)
+
+
 @pytest.mark.parametrize("spelling,canonical", [
     ("right", "right"), ("RIGHT", "right"), ("  Right\n", "right"), ("4", "right"),
     ("1", "up"), ("2", "down"), ("3", "left"), ("Left", "left"),

@@ -175,9 +175,10 @@ def run_benchmark(out: Path, tasks: list[str], algos: list[str], seeds: list[int
     elif todo:
         procs = []
         for j in range(min(jobs, len(todo))):
-            spec = out / f"worker{j}.json"
+            name = f"worker{j}-{os.getpid()}"  # two benchmarks may share OUT (on other tasks)
+            spec = out / f"{name}.json"
             spec.write_text(json.dumps({"out": str(out), "budget": asdict(budget), "runs": todo[j::jobs]}))
-            log = open(out / f"worker{j}.log", "a")
+            log = open(out / f"{name}.log", "a")
             procs.append((subprocess.Popen([sys.executable, "-m", "agentgym.bench.worker", str(spec)],
                                            stdout=log, stderr=subprocess.STDOUT), log, spec))
         try:

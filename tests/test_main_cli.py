@@ -13,6 +13,16 @@ def test_list_prints_every_id_with_its_family(capsys):
         assert any(line.split()[:2] == [env_entry.id, env_entry.family] for line in lines), env_entry.id
 
 
+def test_python_dash_m_agentgym_is_the_command():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "agentgym", "info", "Nope-v0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Nope-v0" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([sys.executable, "-m", "agentgym", "list"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "Sokoban-v0" in done.stdout
+
+
 def test_info_prints_the_card(capsys):
     assert cli.main(["info", "agentgym-test/Line-v0"]) == 0
     out = capsys.readouterr().out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,7 @@ class LLMAgent(Agent):
         format: an output format name, or "auto" (MARS format for games, think/action otherwise).
         env: an env id, to pick the family prompt; or `family` directly.
         list_actions: show `info["admissible_actions"]` in the prompt.
+        show_task: show the first observation as the task (False: the current observation alone).
         backend_kwargs: passed to the backend (device, dtype, base_url, ...).
     """
 
@@ -63,6 +65,7 @@ class LLMAgent(Agent):
         family: str | None = None,
         list_actions: bool = True,
         intro: str | None = None,
+        show_task: bool = True,
         seed: int | None = 0,
         batch: int = 8,
         served_model: str | None = None,
@@ -85,7 +88,7 @@ class LLMAgent(Agent):
         fmt = default_format(self.family) if format == "auto" else format
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {format!r}; choose 'auto' or one of {sorted(FORMATS)}")
-        self.prompts = PromptBuilder(self.family, fmt, history, list_actions, intro=intro)
+        self.prompts = PromptBuilder(self.family, fmt, history, list_actions, intro=intro, show_task=show_task)
         self.params = SamplingParams(max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed)
         self.model_name = model
         self.backend = backend if isinstance(backend, Backend) else make_backend(backend, model=model, **backend_kwargs)
@@ -101,7 +104,7 @@ class LLMAgent(Agent):
         clone = copy.copy(self)
         fmt = default_format(family) if self._auto_format else self.prompts.fmt
         clone.family, clone._settle_family, clone._memory = family, False, {}
-        clone.prompts = PromptBuilder(family, fmt, self.prompts.history, self.prompts.list_actions, intro=self.prompts.intro)
+        clone.prompts = dataclasses.replace(self.prompts, family=family, fmt=fmt)
         return clone
 
     @property
@@ -125,8 +128,7 @@ class LLMAgent(Agent):
             self._settle_family = False
             if "player" in infos[0]:
                 self.family = "games"
-                p = self.prompts
-                self.prompts = PromptBuilder("games", default_format("games"), p.history, p.list_actions, intro=p.intro)
+                self.prompts = dataclasses.replace(self.prompts, family="games", fmt=default_format("games"))
         conversations = [self.conversation(o, i, k) for o, i, k in zip(observations, infos, env_indices)]
         params = self.params
         if params.seed is not None:  # a fresh, reproducible draw each call
@@ -161,6 +163,7 @@ class LLMAgent(Agent):
             "family": self.family,
             "history": self.prompts.history,
             "list_actions": self.prompts.list_actions,
+            **({} if self.prompts.show_task else {"show_task": False}),
             "max_new_tokens": self.params.max_new_tokens,
             "temperature": self.params.temperature,
             "top_p": self.params.top_p,

@@ -121,6 +121,9 @@ class PromptBuilder:
     list_actions: bool = True
     max_listed_actions: int = 60
     intro: str | None = None
+    #: Show the first observation as the task (where it states one: ALFWorld, WebShop, ToolQA);
+    #: False gives the current observation alone (a Markov state such as a Sokoban grid).
+    show_task: bool = True
 
     def __post_init__(self) -> None:
         if self.fmt not in FORMATS:
@@ -141,7 +144,7 @@ class PromptBuilder:
         """One user message: intro, task, last steps, current observation, actions, format rule."""
         intro = self.intro if self.intro is not None else FAMILY_INTROS.get(self.family, FAMILY_INTROS[""])
         parts = [intro] if intro else []
-        if task and task != observation:
+        if self.show_task and task and task != observation:
             parts.append(f"Task (first observation):\n{task}")
         shown = list(past)[-self.history:] if self.history else []
         if shown:

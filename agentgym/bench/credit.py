@@ -2,9 +2,9 @@
 
 Each run trains the trainer of `agentgym.train` (`Trainer.step`) with one estimator on one task
 (`agentgym.bench.tasks`) from a random-init tiny transformer (`random:tiny`, ~1.4M parameters,
-a word-level vocabulary, one-word answers), as `tests/train/test_train_learning.py` does. A run
-of seed s uses seed s for the weights, the sampling and the env seeds, so estimators are paired
-by seed. Per run it records the sampled success of every iteration and the anchor-group
+a word-level vocabulary, one-word answers, the current observation as the whole prompt), as
+`tests/train/test_train_learning.py` does. A run of seed s uses seed s for the weights, the
+sampling and the env seeds, so estimators are paired by seed. Per run it records the sampled success of every iteration and the anchor-group
 statistics of its rollouts, in `OUT/runs/TASK/ALGO/seedS.json` (written when the run ends, so
 an interrupted benchmark restarts only the runs without a file). The report (`write_report`)
 gives per task and estimator: iterations to the task's success threshold, final success, area
@@ -69,7 +69,7 @@ def train_config(task: BenchTask, algo: str, seed: int, budget: Budget, output_d
 
     values: dict[str, Any] = dict(
         algo=algo, env=task.env, env_kwargs=dict(task.env_kwargs), model="random:tiny", tokenizer="words",
-        format="plain", intro="", history=0, list_actions=False, max_new_tokens=1,
+        format="plain", intro="", history=0, list_actions=False, show_task=False, max_new_tokens=1,
         groups=budget.groups, group_size=budget.group_size, iterations=budget.iterations, seed=seed,
         lr=budget.lr, kl_coef=0.0, mini_batch_size=budget.mini_batch_size, micro_batch_size=budget.mini_batch_size,
         output_dir=output_dir, save_every=0, torch_threads=1,

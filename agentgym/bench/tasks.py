@@ -36,8 +36,8 @@ TASKS: dict[str, BenchTask] = {
                   "9 rooms, no key, 20 steps: longer walks, more recurring states"),
         BenchTask("keydoor4-key-h20", "KeyDoor-v0", {"rooms": 4, "key": True, "max_episode_steps": 20}, 0.3,
                   "4 rooms, take the key then open the door, 20 steps: two subgoals, one sparse reward"),
-        BenchTask("sokoban6", "Sokoban-v0", {"dim_room": [6, 6], "num_boxes": 1, "max_episode_steps": 30, "legend": False},
-                  0.5, "Sokoban 6x6, one box, 30 steps (the bare grid: no legend line)"),
+        BenchTask("sokoban6", "Sokoban-v0", {"dim_room": [6, 6], "num_boxes": 1, "max_episode_steps": 20, "legend": False},
+                  0.5, "Sokoban 6x6, one box, 20 steps (the bare grid: no legend line)"),
         BenchTask("alfworld-pick", "AlfWorld-v0", {"task_types": ["pick_and_place_simple"], "max_episode_steps": 30},
                   0.5, "ALFWorld pick-and-place, 30 steps (multi-word actions: anchor survey only, see the README)"),
     )

@@ -65,6 +65,8 @@ class TrainConfig:
     list_actions: bool = True
     intro: str | None = None
     """Override the family's prompt opening ("" for none)."""
+    show_task: bool = True
+    """Show the first observation as the task in every prompt (False: the current observation alone)."""
     max_new_tokens: int = 128
     max_prompt_tokens: int = 2048
     temperature: float = 1.0

@@ -227,7 +227,7 @@ class Trainer:
         from agentgym.llm.models import word_tokenizer
 
         c = self.config
-        prompts = PromptBuilder(self.family, self.format, c.history, c.list_actions, intro=c.intro)
+        prompts = PromptBuilder(self.family, self.format, c.history, c.list_actions, intro=c.intro, show_task=c.show_task)
         env = self._agentgym.make(c.env, **c.env_kwargs)
         rng = np.random.default_rng(c.seed)
         texts: list[str] = []
@@ -274,7 +274,7 @@ class Trainer:
         self.agent = LLMAgent(
             c.model, self.backend, max_new_tokens=c.max_new_tokens, temperature=c.temperature, top_p=c.top_p,
             history=c.history, format=self.format, family=self.family, list_actions=c.list_actions,
-            intro=c.intro, seed=c.seed + 7919 * self.ranks.rank,
+            intro=c.intro, show_task=c.show_task, seed=c.seed + 7919 * self.ranks.rank,
         )
         if self.selfplay:
             from agentgym.vector import GroupVectorAECEnv

@@ -79,6 +79,18 @@ def test_prompt_holds_task_history_observation_actions_and_format():
     assert FORMATS["think_action"][2] in text
 
 
+def test_show_task_false_leaves_the_first_observation_out():
+    backend = ScriptedBackend(["<think>a</think><action>up</action>"] * 2)
+    agent = LLMAgent(backend=backend, env="Sokoban-v0", history=0, show_task=False).for_env("Sokoban-v0")
+    agent.start(1)
+    agent.act(["start grid"], [{}], [0])
+    agent.act(["next grid"], [{}], [0])
+    assert "next grid" in backend.prompts[-1] and "start grid" not in backend.prompts[-1]
+    assert agent.metadata()["show_task"] is False and agent.prompts.family == "sokoban"
+    with_task = PromptBuilder("sokoban", "think_action").messages("next grid", task="start grid")[0]["content"]
+    assert "Task (first observation):\nstart grid" in with_task
+
+
 def test_agent_acts_parses_and_remembers_history():
     backend = ScriptedBackend(["<think>a</think><action>east</action>", "garbage", "<think>b</think><action>take</action>"])
     agent = LLMAgent(backend=backend, env="KeyDoor-v0", history=3)

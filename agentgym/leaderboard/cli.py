@@ -67,7 +67,7 @@ def add_commands(subparsers: Any) -> None:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--episodes", type=int, default=None, help="cut every board to its first N episodes (a smoke board ID@N)")
     size.add_argument("--full", action="store_true",
-                   help="play whole boards; by default a board with a slow opponent is cut to its suite_episodes")
+                      help="play whole boards; by default a board with a slow opponent is cut to its suite_episodes")
     p.add_argument("--env", action="append", default=None, help="only boards of this env id (repeatable)")
     p.add_argument("--runs", default=None, help="directory for the results files (default: beside the database)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -4,7 +4,8 @@ One iteration, top to bottom:
 
 1. Rollout: `groups` seeds x `group_size` episodes through `GroupVectorEnv` + `collect` (MARS
    on a two-seat game: `GroupVectorAECEnv` + `collect_selfplay`, one policy in every seat), the
-   `LLMAgent` sampling from the current weights and recording each turn's prompt ids, response ids and log-probs.
+   `LLMAgent` sampling from the current weights and recording each turn's prompt ids, response
+   ids and log-probs.
    Episodes the vector env marks failed (a worker died or hung, the env raised) are counted
    (`failed`) and left out of the update.
 2. Credit: the trajectories become a `StepBatch` of rewards x `reward_scale` (or 1 on the

@@ -4,9 +4,10 @@ Each run trains the trainer of `agentgym.train` (`Trainer.step`) with one estima
 (`agentgym.bench.tasks`) from a random-init tiny transformer (`random:tiny`, ~1.4M parameters,
 a word-level vocabulary, one-word answers, the current observation as the whole prompt), as
 `tests/train/test_train_learning.py` does. A run of seed s uses seed s for the weights, the
-sampling and the env seeds, so estimators are paired by seed. Per run it records the sampled success of every iteration and the anchor-group
-statistics of its rollouts, in `OUT/runs/TASK/ALGO/seedS.json` (written when the run ends, so
-an interrupted benchmark restarts only the runs without a file). The report (`write_report`)
+sampling and the env seeds, so estimators are paired by seed. Per run it records the sampled
+success of every iteration and the anchor-group statistics of its rollouts, in
+`OUT/runs/TASK/ALGO/seedS.json` (written when the run ends, so an interrupted benchmark
+restarts only the runs without a file). The report (`write_report`)
 gives per task and estimator: iterations to the task's success threshold, final success, area
 under the success curve, each as a mean over seeds with a percentile-bootstrap 95% interval,
 and the paired difference to GRPO over the same seeds.

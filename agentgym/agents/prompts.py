@@ -7,6 +7,7 @@ Formats (what the model must write each turn):
     mars          MARS:        <think>reasoning</think><answer>ACTION</answer>
     action        <action>ACTION</action> (no reasoning; cheap evaluation)
     plain         the whole completion, stripped, is the action (tiny models, debugging)
+    choice        the number of one listed admissible action (policies that cannot spell commands)
 
 A completion that does not follow its format parses to `valid=False`; the agent then sends
 `INVALID_ACTION`, which every env answers with `action_valid=False` and an unchanged state.
@@ -50,6 +51,9 @@ FORMATS: dict[str, tuple[tuple[str, ...], str, str]] = {
     ),
     "action": (("action",), "action", "Write exactly one admissible action inside <action> </action>."),
     "plain": ((), "", ""),
+    # The number of one listed admissible action (the agent maps it back): for policies that
+    # cannot spell multi-word commands, such as the credit benchmark's one-word tiny models.
+    "choice": ((), "", "Answer with the number of one admissible action."),
 }
 
 #: family -> the opening of the prompt (what the agent is and does).
@@ -90,7 +94,7 @@ def parse_output(text: str, fmt: str) -> ParsedOutput:
     tags, action_tag, _ = FORMATS[fmt]
     if not isinstance(text, str):
         return ParsedOutput(None, False, error="completion is not text")
-    if fmt == "plain":
+    if fmt in ("plain", "choice"):
         action = text.strip()
         return ParsedOutput(action or None, bool(action), {"action": action}, "" if action else "empty completion")
     fields: dict[str, str] = {}
@@ -109,6 +113,14 @@ def parse_output(text: str, fmt: str) -> ParsedOutput:
     if not action:
         return ParsedOutput(None, False, fields, f"empty <{action_tag}>")
     return ParsedOutput(action, True, fields)
+
+
+def chosen_action(answer: str, admissible: Sequence[str]) -> str | None:
+    """The admissible action a "choice" answer names (1-based number), or None."""
+    answer = answer.strip()
+    if answer.isdigit() and 1 <= int(answer) <= len(admissible):
+        return str(admissible[int(answer) - 1])
+    return None
 
 
 @dataclass
@@ -156,6 +168,8 @@ class PromptBuilder:
         if self.list_actions and admissible:
             listed = list(admissible)[: self.max_listed_actions]
             more = len(admissible) - len(listed)
+            if self.fmt == "choice":
+                listed = [f"{k}: {a}" for k, a in enumerate(listed, 1)]
             parts.append("Admissible actions: " + " | ".join(listed) + (f" | ... ({more} more)" if more > 0 else ""))
         instruction = FORMATS[self.fmt][2]
         if instruction:

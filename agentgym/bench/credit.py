@@ -75,6 +75,7 @@ def train_config(task: BenchTask, algo: str, seed: int, budget: Budget, output_d
         lr=budget.lr, kl_coef=0.0, mini_batch_size=budget.mini_batch_size, micro_batch_size=budget.mini_batch_size,
         output_dir=output_dir, save_every=0, torch_threads=1,
     )
+    values.update(task.train)
     values.update(budget.train)
     return TrainConfig(**values)
 

@@ -25,6 +25,8 @@ class BenchTask:
     threshold: float = 0.5
     """Success rate (mean of the last 3 iterations' sampled episodes) that counts as learned."""
     summary: str = ""
+    train: dict[str, Any] = field(default_factory=dict)
+    """`TrainConfig` fields this task needs beside the benchmark's policy (e.g. a prompt format)."""
 
 
 TASKS: dict[str, BenchTask] = {
@@ -39,7 +41,8 @@ TASKS: dict[str, BenchTask] = {
         BenchTask("sokoban6", "Sokoban-v0", {"dim_room": [6, 6], "num_boxes": 1, "max_episode_steps": 20, "legend": False},
                   0.5, "Sokoban 6x6, one box, 20 steps (the bare grid: no legend line)"),
         BenchTask("alfworld-pick", "AlfWorld-v0", {"task_types": ["pick_and_place_simple"], "max_episode_steps": 30},
-                  0.5, "ALFWorld pick-and-place, 30 steps (multi-word actions: anchor survey only, see the README)"),
+                  0.5, "ALFWorld pick-and-place, 30 steps: the task, the observation and the numbered admissible "
+                  "actions in the prompt, the answer a number", {"format": "choice", "list_actions": True, "show_task": True}),
     )
 }
 

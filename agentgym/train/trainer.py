@@ -246,7 +246,7 @@ class Trainer:
                 if terminated or truncated:
                     break
         env.close()
-        tags = [f"<{t}>" for t in ("think", "action", "answer", "switch", "subgoal")] if self.format != "plain" else []
+        tags = [f"<{t}>" for t in ("think", "action", "answer", "switch", "subgoal")] if self.format not in ("plain", "choice") else []
         return word_tokenizer(texts, tags)
 
     def _build_rollout(self) -> None:

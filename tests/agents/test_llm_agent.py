@@ -91,6 +91,18 @@ def test_show_task_false_leaves_the_first_observation_out():
     assert "Task (first observation):\nstart grid" in with_task
 
 
+def test_choice_format_answers_the_number_of_a_listed_action():
+    backend = ScriptedBackend(["2", " 1\n", "9", "go to desk 1"])
+    agent = LLMAgent(backend=backend, env="AlfWorld-v0", format="choice", history=0)
+    agent.start(4)
+    infos = [{"admissible_actions": ["look", "go to desk 1"]}] * 4
+    decisions = agent.act(["o"] * 4, infos, [0, 1, 2, 3])
+    assert [d.action for d in decisions] == ["go to desk 1", "look", INVALID_ACTION, INVALID_ACTION]
+    assert decisions[2].info["format_error"] == "not the number of a listed action"
+    assert "Admissible actions: 1: look | 2: go to desk 1" in backend.prompts[0]
+    assert FORMATS["choice"][2] in backend.prompts[0]
+
+
 def test_agent_acts_parses_and_remembers_history():
     backend = ScriptedBackend(["<think>a</think><action>east</action>", "garbage", "<think>b</think><action>take</action>"])
     agent = LLMAgent(backend=backend, env="KeyDoor-v0", history=3)

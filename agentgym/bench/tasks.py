@@ -1,10 +1,11 @@
 """Tasks of the credit-assignment benchmark and the anchor-group statistics of their rollouts.
 
 Every task is a registered env with keyword arguments (no new env code): KeyDoor-v0 corridors
-whose length, key and step limit set the difficulty, and Sokoban-v0 6x6 with one box. They all
-have sparse final rewards (1 on success, 0 otherwise) and states that recur within an episode
-(walking back and forth) and across the episodes of a group (same seed, same start), the
-condition under which GiGPO's and HGPO's step groups form. `anchor_stats` measures how often
+whose length, key and step limit set the difficulty, Sokoban-v0 6x6 with one box, and ALFWorld's
+pick-and-place (answered by the number of an admissible action). They all have sparse final
+rewards (1 on success, 0 otherwise; Sokoban adds its step shaping) and states that recur within
+an episode (walking back and forth) and across the episodes of a group (same seed, same start),
+the condition under which GiGPO's and HGPO's step groups form. `anchor_stats` measures how often
 they do in real rollouts.
 """
 

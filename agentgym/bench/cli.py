@@ -52,8 +52,8 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--out", "-o", default="runs/bench-credit", help="directory for anchors.md/json")
     p.add_argument("--tasks", nargs="+", choices=sorted(TASKS), help="default: all")
-    p.add_argument("--groups", type=int, default=4)
-    p.add_argument("--group-size", type=int, default=4)
+    p.add_argument("--groups", type=int, default=DEFAULT_BUDGET.groups)
+    p.add_argument("--group-size", type=int, default=DEFAULT_BUDGET.group_size)
     p.add_argument("--iterations", type=int, default=5, help="batches of groups x group-size episodes")
     p.set_defaults(func=cmd_anchors)
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -293,7 +294,7 @@ class Trainer:
         with self.ranks.full_params(self.model if hasattr(self.model, "get_base_model") else None):
             self.backend.sync_weights(self.model)
 
-    @property
+    @functools.cached_property
     def selfplay(self) -> bool:
         """MARS on a two-seat game: one policy in every seat. On a single-agent env MARS's
         arithmetic runs over the agent's turns as one seat (the credit benchmark's use)."""

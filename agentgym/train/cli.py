@@ -162,6 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         os.environ["ACCELERATE_USE_FSDP"] = "true"
     from tqdm.auto import tqdm
 
+    from agentgym.train.distributed import end_world
     from agentgym.train.trainer import Trainer
 
     start = time.perf_counter()
@@ -177,6 +178,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             history = trainer.train(progress=bar)
     finally:
         trainer.close()
+    end_world()
     if not main:
         return 0
     if history:

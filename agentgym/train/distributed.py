@@ -294,6 +294,17 @@ class Ranks:
         return "cpu" if self.device in (None, "cpu") else str(self.device)
 
 
+def end_world() -> None:
+    """Leave the process group on every rank: a barrier, then destroy it. Called after training
+    ended without error (a rank that exits while gloo's threads still talk to another can abort
+    with "terminate called without an active exception"); a no-op in a single process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def merge_columns(parts: Sequence[dict[str, Any] | None]) -> dict[str, Any] | None:
     """One set of `StepBatch` columns from each rank's, in rank order.
 

@@ -18,6 +18,7 @@ import sys
 import torch
 
 from agentgym.train.config import TrainConfig
+from agentgym.train.distributed import end_world
 from agentgym.train.trainer import Trainer
 
 
@@ -67,6 +68,7 @@ def main(config_path: str, rollouts_path: str, out_path: str) -> None:
             torch.save(out, out_path)
     finally:
         trainer.close()
+    end_world()
 
 
 if __name__ == "__main__":

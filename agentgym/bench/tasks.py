@@ -2,7 +2,7 @@
 
 Every task is a registered env with keyword arguments (no new env code): KeyDoor-v0 corridors
 whose length, key and step limit set the difficulty, Sokoban-v0 6x6 with one box, and ALFWorld's
-pick-and-place (answered by the number of an admissible action). They all have sparse final
+pick-and-place in its small rooms (answered by the number of an admissible action). They all have sparse final
 rewards (1 on success, 0 otherwise; Sokoban adds its step shaping) and states that recur within
 an episode (walking back and forth) and across the episodes of a group (same seed, same start),
 the condition under which GiGPO's and HGPO's step groups form. `anchor_stats` measures how often
@@ -41,9 +41,12 @@ TASKS: dict[str, BenchTask] = {
                   "4 rooms, take the key then open the door, 20 steps: two subgoals, one sparse reward"),
         BenchTask("sokoban6", "Sokoban-v0", {"dim_room": [6, 6], "num_boxes": 1, "max_episode_steps": 20, "legend": False},
                   0.5, "Sokoban 6x6, one box, 20 steps (the bare grid: no legend line)"),
-        BenchTask("alfworld-pick", "AlfWorld-v0", {"task_types": ["pick_and_place_simple"], "max_episode_steps": 30},
-                  0.5, "ALFWorld pick-and-place, 30 steps: the task, the observation and the numbered admissible "
-                  "actions in the prompt, the answer a number", {"format": "choice", "list_actions": True, "show_task": True}),
+        BenchTask("alfworld-pick-small", "AlfWorld-v0",
+                  {"task_types": ["pick_and_place_simple"], "max_receptacles": 6, "max_episode_steps": 10}, 0.3,
+                  "ALFWorld pick-and-place in rooms of at most 6 receptacles (49 train games; the expert needs 4-5 "
+                  "steps), 10 steps: the task, "
+                  "the observation and the numbered admissible actions in the prompt, the answer a number",
+                  {"format": "choice", "list_actions": True, "show_task": True}),
     )
 }
 

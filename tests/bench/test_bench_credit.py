@@ -119,7 +119,7 @@ def test_anchor_survey_writes_its_table(tmp_path):
 def test_alfworld_task_prompts_numbered_actions_and_trains_on_choices():
     from agentgym.bench.credit import DEFAULT_BUDGET, train_config
 
-    config = train_config(get_task("alfworld-pick"), "grpo", 0, DEFAULT_BUDGET, "/tmp/unused")
+    config = train_config(get_task("alfworld-pick-small"), "grpo", 0, DEFAULT_BUDGET, "/tmp/unused")
     assert (config.format, config.list_actions, config.show_task, config.max_new_tokens) == ("choice", True, True, 1)
     keydoor = train_config(get_task("keydoor5"), "grpo", 0, DEFAULT_BUDGET, "/tmp/unused")
     assert (keydoor.format, keydoor.list_actions, keydoor.show_task) == ("plain", False, False)

@@ -116,6 +116,9 @@ class AlfWorldEnv(TextEnv):
     - `engine`: "native" (default) or "textworld" (the real engine, `pip install agentgym[alfworld]`;
       the native engine runs beside it as a mirror for the signals).
     - `expert`: compute `expert_action` (default True).
+    - `max_receptacles`: None (every room) or play only the games whose room has at most this
+      many receptacles (ALFRED's small rooms: fewer places to go, fewer admissible commands;
+      e.g. 49 of train's 593 pick-and-place games have at most 6).
 
     ## Signals
     `state_hash`: digest of the game id and the true state (agent location, held object,
@@ -150,6 +153,7 @@ class AlfWorldEnv(TextEnv):
         data_dir: str | os.PathLike | None = None,
         engine: str = "native",
         expert: bool = True,
+        max_receptacles: int | None = None,
         render_mode: str | None = None,
     ):
         super().__init__(render_mode=render_mode)
@@ -171,8 +175,13 @@ class AlfWorldEnv(TextEnv):
             if self.task_types:
                 dirs = [d for d in dirs if d.parent.name.split("-", 1)[0] in self.task_types]
             self.games = [str(d) for d in dirs]
+        if max_receptacles is not None:
+            if int(max_receptacles) < 1:
+                raise ValueError(f"max_receptacles must be >= 1 (or None for every room); got {max_receptacles}")
+            self.games = [ref for ref in self.games if len(self.world(ref).game.receptacles) <= int(max_receptacles)]
         if not self.games:
-            raise ValueError(f"no games of task types {list(self.task_types or TASK_TYPES)} in split {split!r}")
+            rooms = "" if max_receptacles is None else f" in rooms of at most {max_receptacles} receptacles"
+            raise ValueError(f"no games of task types {list(self.task_types or TASK_TYPES)}{rooms} in split {split!r}")
         if engine == "textworld":
             from agentgym.envs.alfworld.textworld_engine import _require_textworld
 

@@ -55,6 +55,18 @@ def test_task_types_kwarg_restricts_the_games():
     assert seen == {"pick_cool_then_place_in_recep", "pick_heat_then_place_in_recep"}
 
 
+def test_max_receptacles_keeps_only_the_small_rooms():
+    every = AlfWorldEnv(split="eval_in_distribution", task_types=["pick_and_place_simple"])
+    small = AlfWorldEnv(split="eval_in_distribution", task_types=["pick_and_place_simple"], max_receptacles=8)
+    sizes = {ref: len(every.world(ref).game.receptacles) for ref in every.games}
+    assert small.games == [ref for ref, n in sizes.items() if n <= 8]
+    assert 0 < len(small.games) < len(every.games)
+    for seed in range(5):
+        observation, info = small.reset(seed=seed)
+        assert len(small.game(small._position).receptacles) <= 8
+        assert sum(a.startswith("go to ") for a in info["admissible_actions"]) <= 8
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -62,6 +74,8 @@ def test_task_types_kwarg_restricts_the_games():
         ({"engine": "pddl"}, "unknown engine"),
         ({"task_types": ["juggle"]}, "unknown task type"),
         ({"data_dir": "/nonexistent/alfworld"}, "does not exist"),
+        ({"max_receptacles": 0}, "max_receptacles must be >= 1"),
+        ({"max_receptacles": 2}, "at most 2 receptacles"),
     ],
 )
 def test_bad_kwargs_name_the_problem(kwargs, message):

@@ -2,7 +2,8 @@
 
 Each run trains the trainer of `agentgym.train` (`Trainer.step`) with one estimator on one task
 (`agentgym.bench.tasks`) from a random-init tiny transformer (`random:tiny`, ~1.4M parameters,
-a word-level vocabulary, one-word answers, the current observation as the whole prompt), as
+a word-level vocabulary, one-word answers, the current observation as the whole prompt; on
+ALFWorld the task, the observation and the numbered admissible actions, answered by a number), as
 `tests/train/test_train_learning.py` does. A run of seed s uses seed s for the weights, the
 sampling and the env seeds, so estimators are paired by seed. Per run it records the sampled
 success of every iteration and the anchor-group statistics of its rollouts, in
@@ -14,8 +15,8 @@ and the paired difference to GRPO over the same seeds.
 
 MARS runs its advantage arithmetic (thu-nics/MARS's turn-level return to go with its
 normalisations) over the agent's turns as one seat: the tasks are single-agent, so there is no
-self-play. HiPER runs with the one-word format, so every turn starts a segment (no `<switch>` is
-emitted); its value heads still train.
+self-play. HiPER runs with the one-word format, so no turn writes `<switch>`: a missing switch is
+KEEP (HiPER-agent's `hier_mask.py`), so each episode is one segment; its value heads still train.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ DEFAULT_BUDGET = Budget()
 QUICK_BUDGET = Budget(iterations=2, groups=2, group_size=2, mini_batch_size=32)
 QUICK_TASKS = ("keydoor5",)
 QUICK_ALGOS = ("grpo", "gigpo")
-DEFAULT_TASKS = ("keydoor5", "keydoor4-key-h20", "sokoban6")
+DEFAULT_TASKS = tuple(TASKS)
 
 
 def train_config(task: BenchTask, algo: str, seed: int, budget: Budget, output_dir: str) -> Any:
@@ -245,7 +246,10 @@ def summarize_runs(runs: list[dict[str, Any]], tasks: list[str], algos: list[str
                         {s: m[name] for s, m in per_algo[BASELINE].items()},
                         lower_is_better=name == "iters_to_threshold",
                     )
-            curves = [[h["success"] for h in by[(task, algo, s)]["history"]] for s in sorted(per_seed)]
+            histories = [by[(task, algo, s)]["history"] for s in sorted(per_seed)]
+            cell["final_invalid"] = summarize([sum(h.get("invalid_share", 0.0) for h in hist[-3:]) / len(hist[-3:])
+                                               for hist in histories])
+            curves = [[h["success"] for h in hist] for hist in histories]
             cell["curve"] = [sum(c[k] for c in curves) / len(curves) for k in range(min(map(len, curves)))]
             cell["cpu_s"] = sum(by[(task, algo, s)]["cpu_s"] for s in per_seed) / len(per_seed)
             cells.append(cell)
@@ -288,10 +292,12 @@ def markdown(summary: dict[str, Any]) -> str:
         "Mean over seeds [bootstrap 95% interval]. Iterations to threshold: until the mean success of the "
         f"last 3 iterations reaches the task's threshold; a run that never got there counts as {b['iterations'] + 1}. "
         "Final success: mean of the last 3 iterations. AUC: mean success over all iterations. "
+        "Final invalid: share of invalid answers in the last 3 iterations. "
         f"Delta = estimator - {BASELINE} on the same seeds "
         "(better/worse seeds in brackets after it).", "",
-        "| task | estimator | reached | iters to threshold | final success | AUC | d iters vs grpo | d final vs grpo | d AUC vs grpo |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| task | estimator | reached | iters to threshold | final success | AUC | final invalid | d iters vs grpo "
+        "| d final vs grpo | d AUC vs grpo |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in summary["cells"]:
         deltas = []
@@ -300,6 +306,7 @@ def markdown(summary: dict[str, Any]) -> str:
             deltas.append(f"{_fmt(d, digits)} ({d['better']}+/{d['worse']}-)" if d else "-")
         lines.append(f"| {c['task']} | {c['algo']} | {c['reached']}/{len(c['seeds'])} | "
                      f"{_fmt(c['iters_to_threshold'], 1)} | {_fmt(c['final_success'])} | {_fmt(c['auc'], 3)} | "
+                     f"{_fmt(c.get('final_invalid'))} | "
                      + " | ".join(deltas) + " |")
     lines += ["", "Anchor groups (GiGPO step groups: same seed group, same true state) in the rollouts of all runs:", "",
               "| task | threshold | steps/iteration | steps in groups > 1 (iter 1 / all) | in groups spanning episodes "
@@ -323,13 +330,13 @@ def write_csv(summary: dict[str, Any], path: Path) -> None:
         header = ["task", "algo", "seeds", "reached"]
         for n in names:
             header += [n, f"{n}_lo", f"{n}_hi", f"{n}_vs_{BASELINE}", f"{n}_vs_{BASELINE}_lo", f"{n}_vs_{BASELINE}_hi"]
-        w.writerow(header)
+        w.writerow(header + ["final_invalid", "final_invalid_lo", "final_invalid_hi"])
         for c in summary["cells"]:
             row = [c["task"], c["algo"], len(c["seeds"]), c["reached"]]
             for n in names:
                 d = c.get(f"{n}_vs_{BASELINE}") or {"mean": "", "ci": ["", ""]}
                 row += [c[n]["mean"], *c[n]["ci"], d["mean"], *d["ci"]]
-            w.writerow(row)
+            w.writerow(row + [c["final_invalid"]["mean"], *c["final_invalid"]["ci"]])
 
 
 def write_plot(summary: dict[str, Any], out: Path) -> Path:

@@ -451,18 +451,23 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def _keep_turns(agent_info: Any, n: int) -> list[bool] | None:
-    """KEEP decisions from the agent's parsed `<switch>` field (HiPER format), None without one.
+def switch_is_keep(switch: Any) -> bool:
+    """Whether a turn's `<switch>` value keeps the current segment (HiPER format).
 
-    A turn whose switch is missing or empty counts as KEEP, as HiPER-agent's `hier_mask.py`
+    A missing or empty switch counts as KEEP, as in HiPER-agent's `hier_mask.py`
     (`default_switch_value="KEEP"`); anything but KEEP is a SWITCH.
     """
+    return str(switch or "KEEP").strip().upper() in ("KEEP", "")
+
+
+def _keep_turns(agent_info: Any, n: int) -> list[bool] | None:
+    """KEEP decisions from the agent's parsed `<switch>` field (`switch_is_keep`), None without one."""
     if not agent_info or len(agent_info) < n:
         return None
     fields = [(info.get("fields") or {}) if isinstance(info, Mapping) else {} for info in agent_info[:n]]
     if not any("switch" in f for f in fields):
         return None
-    return [str(f.get("switch") or "KEEP").strip().upper() in ("KEEP", "") for f in fields]
+    return [switch_is_keep(f.get("switch")) for f in fields]
 
 
 def _bad_length(i: int, n: int, got: int, name: str) -> Any:

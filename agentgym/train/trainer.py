@@ -461,13 +461,15 @@ class Trainer:
         return {name: getattr(batch, name) for name in COLUMNS}
 
     def _hiper_inputs(self, records: list[Any]) -> dict[str, Any]:
-        """Segment starts (turn 0 and every SWITCH) and the value heads' estimates per turn."""
+        """Segment starts (turn 0 and every SWITCH; a missing switch is KEEP, as in HiPER-agent)
+        and the value heads' estimates per turn."""
+        from agentgym.credit.batch import switch_is_keep
+
         starts, low, high, term = [], [], [], []
         for record in records:
             s, vl, vh, vt = [], [], [], []
             for step, info in enumerate(record.agent_info[: len(record.rewards)]):
-                switch = (info.get("fields") or {}).get("switch", "SWITCH").upper()
-                s.append(step == 0 or switch == "SWITCH")
+                s.append(step == 0 or not switch_is_keep((info.get("fields") or {}).get("switch")))
                 values = info.get("values") or (0.0, 0.0, 0.0)
                 vl.append(values[0])
                 vh.append(values[1])

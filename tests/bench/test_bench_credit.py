@@ -71,7 +71,7 @@ def test_report_marks_missing_runs_partial(tmp_path):
     path = run_path(tmp_path, "keydoor5", "grpo", 0)
     path.parent.mkdir(parents=True)
     history = [{"iteration": k + 1, "success": s, "steps": 10, "anchored_share": 0.5, "cross_episode_share": 0.4,
-                "mean_group_size": 2.0} for k, s in enumerate([0.0, 0.5, 1.0])]
+                "mean_group_size": 2.0, "invalid_share": bad} for k, (s, bad) in enumerate([(0.0, 0.9), (0.5, 0.3), (1.0, 0.0)])]
     path.write_text(json.dumps({"task": "keydoor5", "algo": "grpo", "seed": 0, "budget_key": budget.key(),
                                 "history": history, "cpu_s": 1.0}))
     summary = write_report(tmp_path, ["keydoor5"], ["grpo", "gigpo"], [0, 1], budget)
@@ -80,6 +80,8 @@ def test_report_marks_missing_runs_partial(tmp_path):
     text = (tmp_path / "results.md").read_text()
     assert text.startswith("**PARTIAL**") and "keydoor5/gigpo" in text
     assert summary["cells"][0]["iters_to_threshold"]["mean"] == 3.0  # (0 + 0.5 + 1) / 3 reaches keydoor5's 0.5
+    assert summary["cells"][0]["final_invalid"]["mean"] == pytest.approx(0.4)  # (0.9 + 0.3 + 0) / 3
+    assert "| keydoor5 | grpo | 1/1 | 3.0 [3.0, 3.0] | 0.50 [0.50, 0.50] | 0.500 [0.500, 0.500] | 0.40 [0.40, 0.40] |" in text
     with pytest.raises(ValueError, match="another budget"):
         plan(tmp_path, ["keydoor5"], ["grpo"], [0], Budget(iterations=4))
 
@@ -92,7 +94,7 @@ def test_quick_benchmark_writes_its_table_and_resumes(tmp_path):
     assert main(args) == 0
     text = (tmp_path / "results.md").read_text()
     rows = [line.split("|") for line in text.splitlines() if line.startswith("| keydoor5 |")]
-    assert [row[2].strip() for row in rows if len(row) == 11] == ["grpo", "gigpo"]  # the results table
+    assert [row[2].strip() for row in rows if len(row) == 12] == ["grpo", "gigpo"]  # the results table
     assert any(len(row) == 9 for row in rows)  # the anchor-group table
     result = json.loads((tmp_path / "results.json").read_text())
     assert result["complete"] and len(result["cells"]) == 2 and "keydoor5" in result["anchors"]

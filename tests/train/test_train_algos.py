@@ -151,6 +151,18 @@ def test_hiper_token_parts_follow_the_tags():
     assert (words["KEEP"], words["get"], words["key"], words["east"]) == ("switch", "subgoal", "subgoal", "action")
 
 
+def test_hiper_segments_start_at_turn_0_and_every_switch_and_a_missing_switch_keeps():
+    from types import SimpleNamespace
+
+    switches = ["SWITCH", None, "", "keep", " switch ", "KEEP"]  # None: no <switch> tag in the answer
+    infos = [{"fields": {} if s is None else {"switch": s}, "values": (0.1, 0.2, 0.3)} for s in switches]
+    record = SimpleNamespace(agent_info=infos, rewards=[0.0] * len(infos))
+    inputs = Trainer._hiper_inputs(None, [record, SimpleNamespace(agent_info=[{}, {}], rewards=[0.0, 1.0])])
+    # HiPER-agent hier_mask.py: a missing or empty switch is KEEP; turn 0 always starts a segment
+    assert inputs["segment_starts"] == [[True, False, False, False, True, False], [True, False]]
+    assert inputs["values_high"][0] == [0.2] * 6 and inputs["values_low"][1] == [0.0, 0.0]
+
+
 def test_validation_samples_at_its_temperature_on_held_out_seeds(tiny_trainer):
     c = tiny_trainer.config
     temperatures = []

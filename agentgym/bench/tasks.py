@@ -44,8 +44,8 @@ TASKS: dict[str, BenchTask] = {
         BenchTask("alfworld-pick-small", "AlfWorld-v0",
                   {"task_types": ["pick_and_place_simple"], "max_receptacles": 6, "max_episode_steps": 10}, 0.3,
                   "ALFWorld pick-and-place in rooms of at most 6 receptacles (49 train games; the expert needs 4-5 "
-                  "steps), 10 steps: the task, "
-                  "the observation and the numbered admissible actions in the prompt, the answer a number",
+                  "steps), 10 steps: the task, the observation and the numbered admissible actions in the prompt, "
+                  "the answer a number",
                   {"format": "choice", "list_actions": True, "show_task": True}),
     )
 }

@@ -118,7 +118,8 @@ class AlfWorldEnv(TextEnv):
     - `expert`: compute `expert_action` (default True).
     - `max_receptacles`: None (every room) or play only the games whose room has at most this
       many receptacles (ALFRED's small rooms: fewer places to go, fewer admissible commands;
-      e.g. 49 of train's 593 pick-and-place games have at most 6).
+      e.g. 49 of train's 593 pick-and-place games have at most 6). With `data_dir` every game is
+      read once to count them.
 
     ## Signals
     `state_hash`: digest of the game id and the true state (agent location, held object,
@@ -176,9 +177,10 @@ class AlfWorldEnv(TextEnv):
                 dirs = [d for d in dirs if d.parent.name.split("-", 1)[0] in self.task_types]
             self.games = [str(d) for d in dirs]
         if max_receptacles is not None:
-            if int(max_receptacles) < 1:
+            limit = int(max_receptacles)
+            if limit < 1:
                 raise ValueError(f"max_receptacles must be >= 1 (or None for every room); got {max_receptacles}")
-            self.games = [ref for ref in self.games if len(self.world(ref).game.receptacles) <= int(max_receptacles)]
+            self.games = [ref for ref in self.games if len(self.world(ref).game.receptacles) <= limit]
         if not self.games:
             rooms = "" if max_receptacles is None else f" in rooms of at most {max_receptacles} receptacles"
             raise ValueError(f"no games of task types {list(self.task_types or TASK_TYPES)}{rooms} in split {split!r}")

@@ -137,11 +137,12 @@ class LLMAgent(Agent):
         self._calls += 1
         generations = self.backend.generate(conversations, params)
         decisions = []
-        for observation, info, index, generation in zip(observations, infos, env_indices, generations):
+        for observation, env_info, index, generation in zip(observations, infos, env_indices, generations):
             parsed = parse_output(generation.text, self.prompts.fmt)
             if parsed.valid and self.prompts.fmt == "choice":
-                parsed.action = chosen_action(parsed.action, info.get("admissible_actions") or ())
-                parsed.valid, parsed.error = parsed.action is not None, "" if parsed.action else "not the number of a listed action"
+                parsed.action = chosen_action(parsed.action, env_info.get("admissible_actions") or ())
+                if parsed.action is None:
+                    parsed.valid, parsed.error = False, "not the number of a listed action"
             action = parsed.action if parsed.valid else INVALID_ACTION
             self._memory[index]["past"].append((str(observation), parsed.action or generation.text.strip()[:200]))
             info: dict[str, Any] = {
